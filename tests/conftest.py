@@ -1,0 +1,138 @@
+"""Shared fixtures: one schema per test run (made by Alembic), one rolled-back
+transaction per test, and a WebTest app wired to that transaction.
+
+The database is SQLite by default; set VIDJIL_TEST_DATABASE_URL to run the same
+suite on MariaDB (`.ci/run` does both).
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import transaction
+from sqlalchemy import inspect, text
+from sqlalchemy.orm import Session
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from vidjil_pyramid.db import make_engine  # noqa: E402
+from vidjil_pyramid.db.schema import upgrade  # noqa: E402
+
+
+def pytest_report_header(config):
+    return "vidjil database: " + os.environ.get("VIDJIL_TEST_DATABASE_URL", "sqlite (temporary file)")
+
+
+def _database_url(tmp_dir: Path) -> str:
+    return os.environ.get("VIDJIL_TEST_DATABASE_URL") or f"sqlite:///{tmp_dir}/test.sqlite"
+
+
+def drop_everything(engine) -> None:
+    """Empty a test database so that the run starts from a migration of nothing."""
+    with engine.begin() as connection:
+        names = inspect(connection).get_table_names()
+        if connection.dialect.name in ("mysql", "mariadb"):
+            connection.execute(text("SET FOREIGN_KEY_CHECKS=0"))
+            for name in names:
+                connection.execute(text(f"DROP TABLE `{name}`"))
+            connection.execute(text("SET FOREIGN_KEY_CHECKS=1"))
+        else:
+            connection.execute(text("PRAGMA foreign_keys=OFF"))
+            for name in names:
+                connection.execute(text(f'DROP TABLE "{name}"'))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    return _database_url(tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture(scope="session")
+def engine(database_url):
+    engine = make_engine({"sqlalchemy.url": database_url})
+    drop_everything(engine)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine):
+    with engine.connect() as connection:
+        outer = connection.begin()
+        yield connection
+        outer.rollback()
+
+
+@pytest.fixture
+def dbsession(connection) -> Session:
+    """A session whose work is rolled back after the test, commits included."""
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def app_settings(engine, data_dir, database_url) -> dict:
+    from vidjil_pyramid.settings import build_settings
+
+    return build_settings(
+        {}, data_dir=str(data_dir),
+        overrides={
+            "sqlalchemy.url": database_url,
+            "vidjil.secret": "test-secret",
+            "vidjil.allowed_origins": "https://app.vidjil.test",
+            "vidjil.engine": engine,
+        },
+        environ={},
+    )
+
+
+@pytest.fixture
+def app(app_settings):
+    from vidjil_pyramid import main
+
+    return main({}, **app_settings)
+
+
+@pytest.fixture
+def tm():
+    manager = transaction.TransactionManager(explicit=True)
+    manager.begin()
+    manager.doom()  # the test's outer transaction is rolled back anyway
+    yield manager
+    manager.abort()
+
+
+@pytest.fixture
+def testapp(app, dbsession, tm):
+    import webtest
+
+    return webtest.TestApp(
+        app,
+        extra_environ={
+            "HTTP_HOST": "vidjil.test",
+            "app.dbsession": dbsession,
+            "tm.active": True,
+            "tm.manager": tm,
+        },
+    )
+
+
+@pytest.fixture
+def initial_data(dbsession):
+    from vidjil_pyramid.admin.initial_data import insert_initial_data
+
+    insert_initial_data(dbsession)
+    dbsession.flush()
+    return dbsession

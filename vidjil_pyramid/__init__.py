@@ -1,15 +1,18 @@
 """The Vidjil server as a Pyramid application."""
 from __future__ import annotations
 
+import importlib.util
+
 from pyramid.config import Configurator
 
 from .settings import build_settings
 
-# Each domain adds its own routes and views.
-DOMAINS = (
-    ".auth.views",
-    ".admin.views",
-)
+# Each domain package adds its own routes and views through `<domain>.views.includeme`.
+DOMAINS = ("auth", "admin", "sample_sets", "files", "jobs", "results")
+
+
+def _domain_view_modules() -> list[str]:
+    return [f".{d}.views" for d in DOMAINS if importlib.util.find_spec(f"{__name__}.{d}.views") is not None]
 
 
 def make_config(settings: dict) -> Configurator:
@@ -21,8 +24,8 @@ def make_config(settings: dict) -> Configurator:
     config.include(".legacy")
     config.include(".security")
     config.include(".views")
-    for domain in DOMAINS:
-        config.include(domain)
+    for module in _domain_view_modules():
+        config.include(module)
     config.scan(".", ignore=[".tests", ".db.migrations"])
     return config
 

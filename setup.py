@@ -19,7 +19,7 @@ REQUIRES = [
     "tqdm>=4.66",
 ]
 
-TESTS_REQUIRE = ["pytest>=7", "WebTest>=3.0"]
+TESTS_REQUIRE = ["pytest>=7", "WebTest>=3.0", "beautifulsoup4>=4.12"]
 
 setup(
     name="vidjil-pyramid",

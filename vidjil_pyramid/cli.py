@@ -41,12 +41,14 @@ class Context:
         config_path = args.config or DEFAULT_CONFIG
         if os.path.exists(config_path):
             ini = read_ini(config_path)
+            self.config_path = os.path.abspath(config_path)
         elif args.config:
             raise CliError(f"configuration file not found: {args.config}")
         self.settings = build_settings(ini, data_dir=args.data_dir)
         self.settings["vidjil.settings_built"] = True
         self._engine = None
 
+    config_path: str | None = None
     @property
     def engine(self):
         if self._engine is None:

@@ -129,6 +129,6 @@ def _has_route(request, name: str) -> bool:
 
 def includeme(config) -> None:
     config.add_legacy_routes("default", ["index", "home", "help", "logger"])
-    config.add_route("vidjil.health", "/vidjil/health")
+    config.add_route("vidjil.health", "/vidjil/health/index")
     config.add_route("health", "/_health")
     config.add_route("static.checkssl", "/vidjil/static/js/checkSSL.js")

@@ -26,8 +26,11 @@ def index(request):
 @view_config(route_name="default.home", permission=NO_PERMISSION_REQUIRED, safe=True)
 def home(request):
     """Where the browser starts: the patient list (which asks anonymous users to log in)."""
-    return legacy.json_text({"redirect": request.route_url("sample_set.all", _query={"page": 0, "type": "patient"})
-                             if _has_route(request, "sample_set.all") else request.route_url("auth.login")})
+    if _has_route(request, "sample_set.all"):
+        target = request.route_url("sample_set.all", _query={"page": 0, "type": "patient"})
+    else:
+        target = request.route_url("default.help" if request.identity else "auth.login")
+    return legacy.json_text({"redirect": target})
 
 
 @view_config(route_name="default.help", permission=NO_PERMISSION_REQUIRED, safe=True)

@@ -201,11 +201,14 @@ def preflight_tween_factory(handler, registry):
     return preflight_tween
 
 
-def add_legacy_routes(config, controller: str, functions: Iterable[str], prefix: str | None = None) -> None:
-    """Declare `/vidjil/<controller>/<function>` routes named `<controller>.<function>`."""
+def add_legacy_routes(config, controller: str, functions: Iterable[str], factory=None) -> None:
+    """Declare `/vidjil/<controller>/<function>` routes named `<controller>.<function>`.
+
+    `factory` builds the context whose `permits()` decides the object permissions.
+    """
     for function in functions:
         assert _SEGMENT.match(function), function
-        config.add_route(f"{controller}.{function}", f"{PREFIX}/{controller}/{function}")
+        config.add_route(f"{controller}.{function}", f"{PREFIX}/{controller}/{function}", factory=factory)
 
 
 def includeme(config) -> None:

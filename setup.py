@@ -19,7 +19,11 @@ REQUIRES = [
     "tqdm>=4.66",
 ]
 
-TESTS_REQUIRE = ["pytest>=7", "WebTest>=3.0", "beautifulsoup4>=4.12"]
+TESTS_REQUIRE = [
+    "pytest>=7", "WebTest>=3.0", "beautifulsoup4>=4.12",
+    # what tools/api_vidjil.py (the original API client, driven by some tests) imports
+    "requests>=2.31", "requests-toolbelt>=1.0", "tabulate>=0.9", "bs4",
+]
 
 setup(
     name="vidjil-pyramid",

@@ -16,7 +16,11 @@ from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+# Tests run with --import-mode=importlib (test files may share a base name); the
+# helper modules beside them (factories, webclient, <domain>_helpers...) are made
+# importable by putting every test folder on the path.
+for folder in sorted({p.parent for p in (ROOT / "tests").rglob("*.py")}, reverse=True):
+    sys.path.insert(0, str(folder))
 
 from vidjil_pyramid.db import make_engine  # noqa: E402
 from vidjil_pyramid.db.schema import upgrade  # noqa: E402
@@ -43,6 +47,7 @@ def drop_everything(engine) -> None:
             connection.execute(text("PRAGMA foreign_keys=OFF"))
             for name in names:
                 connection.execute(text(f'DROP TABLE "{name}"'))
+            connection.execute(text("PRAGMA foreign_keys=ON"))  # pooled: leave it as we found it
 
 
 @pytest.fixture(scope="session")

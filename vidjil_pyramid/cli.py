@@ -183,26 +183,59 @@ def cmd_serve(ctx: Context) -> int:
     app = make_app(ctx)
     host = ctx.args.host or ctx.settings.get("vidjil.host", "127.0.0.1")
     port = ctx.args.port or int(ctx.settings.get("vidjil.port", 6543))
-    print(f"Vidjil server on http://{host}:{port}/vidjil/", flush=True)
-    serve_app(app, ctx.settings, host, port)
+    runtime = None
+    if str(ctx.settings.get("vidjil.broker_url", "")).startswith("memory:"):
+        # the in-process queue: the jobs run in threads of this process
+        source_root = Path(__file__).resolve().parents[1]
+        if (source_root / "consumers").is_dir() and str(source_root) not in sys.path:
+            sys.path.append(str(source_root))  # a checkout installed (editable) before consumers/ existed
+        try:
+            from consumers.runtime import start_in_process
+        except ImportError:
+            raise CliError("the `consumers` package is not installed (reinstall with `pip install -e .`)") from None
+        runtime = start_in_process(app, ctx.settings, ctx.engine)
+    print(f"Vidjil server on http://{host}:{port}/vidjil/"
+          + (" (jobs run in this process)" if runtime else ""), flush=True)
+    try:
+        serve_app(app, ctx.settings, host, port)
+    finally:
+        if runtime is not None:
+            runtime.stop(timeout=5)
     return 0
 
 
 def cmd_demo(ctx: Context) -> int:
     from .demo import prepare_demo
 
+    source_root = Path(__file__).resolve().parents[1]
+    if (source_root / "consumers").is_dir() and str(source_root) not in sys.path:
+        sys.path.append(str(source_root))  # a checkout installed (editable) before consumers/ existed
+    try:
+        from consumers.runtime import start_in_process
+    except ImportError:
+        raise CliError("the `consumers` package is not installed (reinstall with `pip install -e .`)") from None
+    if not ctx.settings.get("vidjil.algo_path"):
+        # no vidjil-algo configured: the demo's analyses use the stand-in (never for real samples)
+        ctx.settings["vidjil.algo_path"] = "stand-in"
+    ctx.settings["vidjil.broker_url"] = "memory://"
     initialise(ctx, quiet=True)
     with ctx.session() as db:
         summary = prepare_demo(db, ctx.settings, ctx.args.admin_email, ctx.args.admin_password)
     app = make_app(ctx)
+    runtime = start_in_process(app, ctx.settings, ctx.engine)
     url = f"http://{ctx.args.host}:{ctx.args.port}/vidjil/"
     print(f"Vidjil demo server: {url}")
     print(f"  data directory: {ctx.settings['vidjil.data_dir']}")
     print(f"  admin login:    {summary.email}")
     print(f"  admin password: {summary.password_note}")
     print(f"  demo data:      {summary.data_note}")
+    print(f"  analyses:       {ctx.settings['vidjil.algo_path']} (in-process queue)")
     print("Press Ctrl-C to stop.", flush=True)
-    serve_app(app, ctx.settings, ctx.args.host, ctx.args.port)
+    try:
+        serve_app(app, ctx.settings, ctx.args.host, ctx.args.port)
+    finally:
+        if runtime is not None:
+            runtime.stop(timeout=5)
     return 0
 
 

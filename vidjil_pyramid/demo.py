@@ -95,4 +95,15 @@ def prepare_demo(db: Session, settings: dict, admin_email: str, admin_password: 
     for sample_type in ("patient", "run"):
         db.add(SampleSetMembership(sample_set_id=sets[sample_type].id, sequence_file_id=sequence_file.id))
     db.flush()
-    return DemoSummary(admin_email, note, "patient 'Jane Demo', run 'RUN-DEMO', set 'Demo set', one sample file")
+
+    # The demo sample's analysis: queued now, run (and fused) by the in-process consumers.
+    from .admin.models import Config
+    from .jobs.dispatch import JobPublisher
+    from .jobs.services import schedule_analysis
+
+    data_note = "patient 'Jane Demo', run 'RUN-DEMO', set 'Demo set', one sample file"
+    config = db.scalars(select(Config).where(Config.program == "vidjil").order_by(Config.id).limit(1)).first()
+    if config is not None:
+        schedule_analysis(db, JobPublisher.from_settings(None, settings), sequence_file.id, config.id)
+        data_note += f", its analysis with config '{config.name}'"
+    return DemoSummary(admin_email, note, data_note)

@@ -204,3 +204,4 @@ def whoami(request):
 def includeme(config) -> None:
     config.add_legacy_routes("default", ["user", "whoami"])
     config.add_legacy_routes("auth", ["login", "submit", "logout"])
+    config.include(".account_views")

@@ -141,3 +141,16 @@ def initial_data(dbsession):
     insert_initial_data(dbsession)
     dbsession.flush()
     return dbsession
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing():
+    """argon2id at its lowest cost: tests make hundreds of accounts (production keeps the defaults)."""
+    from argon2 import PasswordHasher
+
+    from vidjil_pyramid.auth import passwords
+
+    original = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    yield
+    passwords._hasher = original

@@ -80,7 +80,9 @@ def default_user(request):
 
 
 def web2py_login(request):
-    if request.method != "POST":
+    # The browser POSTs an empty body to open any panel page, this one included:
+    # only a form submission (with its _formname) is a login attempt.
+    if request.method != "POST" or "_formname" not in request.POST:
         if request.identity is not None:
             return legacy.json_text(_home_redirect(request))
         return legacy.page(request, "vidjil_pyramid:templates/default/user_login.jinja2", {

@@ -87,8 +87,11 @@ def test_login_needs_a_valid_form_key(testapp, alice):
     response = testapp.post("/vidjil/auth/submit", {"login": alice.email, "password": PASSWORD,
                                                     "_formkey": "1.2.forged"})
     assert response.json_body["error"] and whoami(testapp) == {}
-    response = testapp.post("/vidjil/default/user/login", {"email": alice.email, "password": PASSWORD})
+    response = testapp.post("/vidjil/default/user/login", {"email": alice.email, "password": PASSWORD,
+                                                           "_formname": "login", "_formkey": "1.2.forged"})
     assert response.status_int == 303 and whoami(testapp) == {}
+    testapp.post("/vidjil/default/user/login", {"email": alice.email, "password": PASSWORD})
+    assert whoami(testapp) == {}
 
 
 def test_whoami_lists_groups_where_the_user_can_create(testapp, alice):
@@ -201,3 +204,12 @@ def test_logged_in_fragment_shows_the_user_and_the_logout_button(testapp, alice)
     html = testapp.get("/vidjil/default/help").html
     assert html.find(id="db_auth_name").get_text(strip=True) == "Alice Martin"
     assert html.find(id="logout_button")["onclick"] == "db.logout();"
+
+
+def test_an_empty_post_opens_the_login_page_as_the_browser_does(testapp):
+    """db.call() POSTs an empty text/plain body to every panel URL, the login page included."""
+    response = testapp.post("/vidjil/default/user/login?_next=%2Fvidjil%2Fsample_set%2Fall",
+                            headers={"Content-Type": "text/plain"})
+    assert response.status_int == 200
+    form = response.html.find("form", id="login_form")
+    assert form.find("input", attrs={"name": "_next"})["value"] == "/vidjil/sample_set/all"

@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # importable by putting every test folder on the path.
 for folder in sorted({p.parent for p in (ROOT / "tests").rglob("*.py")}, reverse=True):
     sys.path.insert(0, str(folder))
+# ...and the repository itself first, so that a test folder named like a package
+# (tests/legacy_import, tests/unit/fuse_rpc) never hides the real one.
+sys.path.insert(0, str(ROOT))
 
 from vidjil_pyramid.db import make_engine  # noqa: E402
 from vidjil_pyramid.db.schema import upgrade  # noqa: E402

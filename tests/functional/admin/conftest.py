@@ -1,4 +1,4 @@
-"""People and helpers of the administration page tests."""
+"""People and helpers of the administration, account, group and impersonation page tests."""
 from __future__ import annotations
 
 import pytest
@@ -8,15 +8,6 @@ from webclient import login
 
 PASSWORD = "Secret-123"
 
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    """argon2id with its production cost takes ~0.3 s a hash here: tests use the cheapest parameters."""
-    from argon2 import PasswordHasher
-
-    from vidjil_pyramid.auth import passwords
-
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 @pytest.fixture

@@ -52,40 +52,22 @@ def job_database(services_up):
     server.dispose()
 
 
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    from argon2 import PasswordHasher
-
-    from vidjil_pyramid.auth import passwords
-
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-
-
 @pytest.fixture(scope="module")
 def base_world(job_database, tmp_path_factory) -> JobWorld:
     """One committed world per module (the rows stay; each test adds its own jobs)."""
-    from argon2 import PasswordHasher
+    from sqlalchemy import create_engine, inspect, text
 
-    from vidjil_pyramid.auth import passwords
-
-    saved = passwords._hasher
-    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    try:
-        data_dir = tmp_path_factory.mktemp("jobs-it") / "data"
-        data_dir.mkdir()
-        from sqlalchemy import create_engine, inspect, text
-
-        engine = create_engine(DATABASE_URL)
-        with engine.begin() as connection:  # each module starts from the bare schema
-            connection.execute(text("SET FOREIGN_KEY_CHECKS=0"))
-            for name in inspect(connection).get_table_names():
-                if name != "alembic_version":
-                    connection.execute(text(f"DELETE FROM `{name}`"))
-            connection.execute(text("SET FOREIGN_KEY_CHECKS=1"))
-        engine.dispose()
-        world = make_job_world(data_dir, DATABASE_URL, **TIMINGS)
-    finally:
-        passwords._hasher = saved
+    data_dir = tmp_path_factory.mktemp("jobs-it") / "data"
+    data_dir.mkdir()
+    engine = create_engine(DATABASE_URL)
+    with engine.begin() as connection:  # each module starts from the bare schema
+        connection.execute(text("SET FOREIGN_KEY_CHECKS=0"))
+        for name in inspect(connection).get_table_names():
+            if name != "alembic_version":
+                connection.execute(text(f"DELETE FROM `{name}`"))
+        connection.execute(text("SET FOREIGN_KEY_CHECKS=1"))
+    engine.dispose()
+    world = make_job_world(data_dir, DATABASE_URL, **TIMINGS)
     yield world
     world.close()
 

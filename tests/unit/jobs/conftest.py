@@ -17,15 +17,6 @@ for path in (ROOT, ROOT / "tests" / "stand_in"):  # consumers/ even if the edita
 from jobs_world import JobWorld, make_job_world, open_job_world  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    """Users are made by the dozen here: argon2 with the smallest costs."""
-    from argon2 import PasswordHasher
-
-    from vidjil_pyramid.auth import passwords
-
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-
 
 @pytest.fixture(scope="session")
 def job_world_template(tmp_path_factory) -> Path:

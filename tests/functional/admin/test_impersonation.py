@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from account_helpers import denied
+from admin_helpers import denied
 from vidjil_pyramid.auth.models import AuthEvent, WebSession
 
 
@@ -97,7 +97,7 @@ def test_impersonation_from_another_site_is_refused(as_admin, admin, alice):
 
 def test_an_impersonator_cannot_change_the_users_password(as_admin, alice, dbsession):
     """W29: changing a password as oneself needs the current one, which the impersonator lacks."""
-    from account_helpers import submit
+    from admin_helpers import submit
 
     as_admin.post(f"/vidjil/default/impersonate?id={alice.id}")
     before = alice.password

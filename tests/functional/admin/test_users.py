@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from account_helpers import asks_login, denied, submit
+from admin_helpers import asks_login, denied, submit
 from vidjil_pyramid.auth import passwords
 from vidjil_pyramid.auth.models import AuthEvent, WebSession
 from webclient import login

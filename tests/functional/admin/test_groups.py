@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from account_helpers import asks_login, denied, submit
+from admin_helpers import asks_login, denied, submit
 from factories import make_group
 from vidjil_pyramid.auth.models import Group, GroupAssoc, Membership, Permission
 

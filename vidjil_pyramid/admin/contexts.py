@@ -8,16 +8,9 @@ from __future__ import annotations
 from ..files.models import PreProcess
 from .models import Config
 from .pre_processes import file_belongs_to_set
+from ..params import parse_id  # noqa: F401  (used by the admin views too)
 
 VIEW, CREATE, MODIFY = "view", "create", "modify"
-
-
-def parse_id(value: object) -> int | None:
-    """A positive database id from a request parameter, else None."""
-    if isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-        return number if 0 < number < 2**31 else None
-    return None
 
 
 class ConfigContext:

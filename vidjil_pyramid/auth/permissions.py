@@ -41,6 +41,7 @@ from ..files.models import PreProcess, SampleSetMembership, SequenceFile
 from ..sample_sets.models import DETAIL_MODELS, GENERIC, PATIENT, RUN, SET_TYPES, SampleSet
 from .models import Group, GroupAssoc, Membership, Permission, User
 from .services import ADMIN_ROLE, PUBLIC_ROLE
+from ..params import parse_id as _as_id
 
 ACCESS = "access"
 SAMPLE_SET = "sample_set"
@@ -84,18 +85,6 @@ _SET_RULES: dict[str, _SetRule] = {
 }
 
 _MISSING = object()
-
-
-def _as_id(value: object) -> int | None:
-    """A positive record id from an int or a digit string, else None (no such object)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value > 0 else None
-    if isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-        return number if number > 0 else None
-    return None
 
 
 def _personal_roles(user_id: int) -> tuple[str, ...]:

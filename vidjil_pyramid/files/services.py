@@ -33,6 +33,7 @@ from . import storage
 from .models import PreProcess, SampleSetMembership, SequenceFile
 from .network_source import NetworkSource, SourcePathError
 from .uploads import UploadPolicy, upload_filename
+from ..params import parse_id as _positive_int
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +54,6 @@ class SampleError(ValueError):
 def _quote(text: Any) -> str:
     """User text inside a message: the browser shows messages as HTML (W24)."""
     return str(escape(str(text)))
-
-
-def _positive_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value > 0 else None
-    if isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-        return number if 0 < number < 2**31 else None
-    return None
 
 
 # ----------------------------------------------------------------------------- set tokens

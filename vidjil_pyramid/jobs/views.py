@@ -32,15 +32,11 @@ from . import services
 from .broker import make_broker
 from .dispatch import AfterCommitPublisher, publisher_options
 from .models import COMPLETED, EXPIRED, STOPPED, TIMEOUT, SchedulerTask
+from ..params import parse_id
 
 RUN, RUN_ALL, VIEW, MODIFY = "run", "run_all", "view", "modify"
 JOBS_TEMPLATE = "vidjil_pyramid:templates/my_account/jobs.jinja2"
 JOBS_PAGE_DAYS = 30
-
-
-def parse_id(value: Any) -> int | None:
-    text = str(value).strip() if value is not None else ""
-    return int(text) if text.isdigit() and int(text) > 0 else None
 
 
 # --- contexts ----------------------------------------------------------------------------------

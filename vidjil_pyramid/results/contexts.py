@@ -3,17 +3,10 @@ the user act on it. Every right is asked of the permission service."""
 from __future__ import annotations
 
 from .services import resolve_sample_set_id, result_in_set, sets_of_result
+from ..params import parse_id  # noqa: F401  (used by the results views too)
 
 VIEW, MODIFY, SAVE, DELETE = "view", "modify", "save", "delete"
 NOT_IN_SET = "this result does not belong to this sample set"
-
-
-def parse_id(value: object) -> int | None:
-    """A positive integer id from a request parameter, else None."""
-    if isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-        return number if 0 < number < 2**31 else None
-    return None
 
 
 def _set_check(request, permission: str):

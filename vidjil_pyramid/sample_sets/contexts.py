@@ -5,36 +5,13 @@ id that is missing, malformed or not the user's is refused the same way.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Callable
 
 from .listing import neighbour_set_id
+from ..params import parse_id, parse_ids  # noqa: F401  (used by the set views too)
 
 VIEW, MODIFY, UPLOAD, RUN, SAVE = "view", "modify", "upload", "run", "save"
 CREATE_OR_MODIFY = "create_or_modify"
-
-
-def parse_id(value: object) -> int | None:
-    """A positive integer id from a request parameter, else None."""
-    if isinstance(value, (list, tuple)):
-        value = value[0] if len(value) == 1 else None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value if value > 0 else None
-    if isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-        return number if 0 < number < 2**31 else None
-    return None
-
-
-def parse_ids(values: Iterable[object]) -> list[int] | None:
-    """All ids parsed, in order and without repeats; None if any is malformed."""
-    ids: list[int] = []
-    for value in values:
-        parsed = parse_id(value)
-        if parsed is None:
-            return None
-        if parsed not in ids:
-            ids.append(parsed)
-    return ids
 
 
 def _set_checks(request) -> dict[str, Callable[[int], bool]]:

@@ -24,9 +24,3 @@ def checked_form(request, form_name: str):
 def with_form_key(request, form_name: str, values: dict) -> dict:
     """Page values plus the `_formkey` of the form the page renders (left out of JSON answers)."""
     return {**values, "_formkey": form_key(request, form_name)}
-
-
-def add_context_routes(config, controller: str, functions, factory) -> None:
-    """Like `config.add_legacy_routes`, for routes whose views act on an object context."""
-    for function in functions:
-        config.add_route(f"{controller}.{function}", f"{legacy.PREFIX}/{controller}/{function}", factory=factory)

@@ -12,7 +12,6 @@ from pyramid.view import view_config
 from .. import legacy
 from .contexts import ConfigContext, PreProcessContext, PreProcessLogContext
 from .notifications import active_notifications, as_legacy_dict
-from .view_helpers import add_context_routes
 
 
 @view_config(route_name="notification.get_active_notifications", permission=NO_PERMISSION_REQUIRED, safe=True)
@@ -31,10 +30,10 @@ def includeme(config) -> None:
     config.add_legacy_routes("notification", ["get_active_notifications"])
     config.add_legacy_routes("notification", NOTIFICATION_PAGES)
     config.add_legacy_routes("config", ["index"])
-    add_context_routes(config, "config", CONFIG_PAGES[1:], ConfigContext)
+    config.add_legacy_routes("config", CONFIG_PAGES[1:], factory=ConfigContext)
     config.add_legacy_routes("pre_process", ["index"])
-    add_context_routes(config, "pre_process", CONFIG_PAGES[1:], PreProcessContext)
-    add_context_routes(config, "pre_process", ["info"], PreProcessLogContext)
+    config.add_legacy_routes("pre_process", CONFIG_PAGES[1:], factory=PreProcessContext)
+    config.add_legacy_routes("pre_process", ["info"], factory=PreProcessLogContext)
     config.add_legacy_routes("admin", ["index", "monitor", "showlog"])
     config.add_legacy_routes("log", ["index"])
     config.add_legacy_routes("my_account", ["index"])

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from .. import legacy
 from ..admin import accounts, impersonation
 from ..admin.contexts import parse_id
-from ..admin.view_helpers import add_context_routes, checked_form, html_text, with_form_key
+from ..admin.view_helpers import checked_form, html_text, with_form_key
 from ..security import ADMIN
 from . import groups as group_service
 from .models import Group, User
@@ -437,12 +437,12 @@ def add_account_bar(event) -> None:
 
 def includeme(config) -> None:
     config.add_legacy_routes("user", ["index"])
-    add_context_routes(config, "user", ["edit", "edit_form"], UserContext)
-    add_context_routes(config, "user", ["info"], OwnAccountContext)
+    config.add_legacy_routes("user", ["edit", "edit_form"], factory=UserContext)
+    config.add_legacy_routes("user", ["info"], factory=OwnAccountContext)
     config.add_legacy_routes("group", ["add", "add_form"])
-    add_context_routes(config, "group", ["index"], GroupListContext)
-    add_context_routes(config, "group", ["edit", "edit_form", "confirm", "delete", "info", "rights", "invite", "kick",
-                                         "change_permission", "remove_permission"], GroupContext)
-    add_context_routes(config, "default", ["impersonate"], ImpersonationContext)
+    config.add_legacy_routes("group", ["index"], factory=GroupListContext)
+    config.add_legacy_routes("group", ["edit", "edit_form", "confirm", "delete", "info", "rights", "invite", "kick",
+                                       "change_permission", "remove_permission"], factory=GroupContext)
+    config.add_legacy_routes("default", ["impersonate"], factory=ImpersonationContext)
     config.add_legacy_routes("default", ["stop_impersonate"])
     config.add_subscriber(add_account_bar, BeforeRender)

@@ -301,5 +301,5 @@ def includeme(config) -> None:
         ("default", "checkProcess", JobContext), ("default", "stop_job", JobContext),
         ("file", "restart_pre_process", SampleContext),
     ):
-        config.add_route(f"{controller}.{function}", f"{legacy.PREFIX}/{controller}/{function}", factory=context)
+        config.add_legacy_routes(controller, [function], factory=context)
     config.add_legacy_routes("my_account", ["jobs"])

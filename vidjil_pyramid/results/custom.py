@@ -130,6 +130,6 @@ def custom(context: CompareContext, request):
 
 
 def includeme(config) -> None:
-    config.add_route("default.get_custom_data", f"{legacy.PREFIX}/default/get_custom_data")
-    config.add_route("sample_set.custom", f"{legacy.PREFIX}/sample_set/custom", factory=CompareContext)
+    config.add_legacy_routes("default", ["get_custom_data"])
+    config.add_legacy_routes("sample_set", ["custom"], factory=CompareContext)
     config.registry[CONNECTOR_KEY] = FuseConnector(config.registry.settings)

@@ -232,13 +232,8 @@ def delete(context: ResultContext, request):
     })
 
 
-def _add_routes(config, controller: str, functions: tuple[str, ...], factory) -> None:
-    """Legacy routes (`<controller>.<function>` on `/vidjil/<controller>/<function>`) with a context."""
-    for function in functions:
-        config.add_route(f"{controller}.{function}", f"{legacy.PREFIX}/{controller}/{function}", factory=factory)
-
-
 def includeme(config) -> None:
-    _add_routes(config, "default", ("get_data", "get_analysis", "save_analysis"), SampleSetResultsContext)
-    _add_routes(config, "results_file", ("index", "info", "output", "download", "confirm", "delete"), ResultContext)
+    config.add_legacy_routes("default", ("get_data", "get_analysis", "save_analysis"), factory=SampleSetResultsContext)
+    config.add_legacy_routes("results_file", ("index", "info", "output", "download", "confirm", "delete"),
+                             factory=ResultContext)
     config.include(".custom")

@@ -379,5 +379,5 @@ ROUTE_CONTEXTS = {
 def includeme(config) -> None:
     config.add_legacy_routes("sample_set", ["all", "samples", "stats", "auto_complete", "submit"])
     for function, context in ROUTE_CONTEXTS.items():
-        config.add_route(f"sample_set.{function}", f"{legacy.PREFIX}/sample_set/{function}", factory=context)
+        config.add_legacy_routes("sample_set", [function], factory=context)
     config.add_legacy_routes("tag", ["auto_complete"])

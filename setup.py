@@ -17,6 +17,7 @@ REQUIRES = [
     "argon2-cffi>=23.1",
     "plaster_pastedeploy>=1.0",
     "tqdm>=4.66",
+    "xxhash>=3.0",  # upload checksums (XXH3-128) at disk speed
 ]
 
 TESTS_REQUIRE = [

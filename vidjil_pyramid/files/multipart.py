@@ -1,15 +1,21 @@
-"""A streaming `multipart/form-data` reader.
+"""A streaming `multipart/form-data` reader, and a shortcut for bodies already on disk.
 
 Uploads can weigh many gigabytes, so the body is never held in memory: parts
 are read one after the other, and the data of a file part is handed out in
 chunks as it arrives. A body that ends before its closing boundary (a client
 that went away, a proxy that cut it) is an error, never a shorter file.
+
+When the whole body is already in a file, `locate_file_part` finds a file part
+and the small fields around it by reading only both ends of the body, relying
+on the rule that a delimiter never occurs inside a part's data; whoever then
+reads the file's data checks that rule.
 """
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 DEFAULT_CHUNK_SIZE = 1 << 20  # 1 MiB: few Python round trips per gigabyte
 MAX_HEADER_BYTES = 16 * 1024
@@ -92,6 +98,7 @@ class Part:
     name: str
     filename: str | None
     _reader: "MultipartReader" = field(repr=False)
+    data_offset: int = 0  # where the part's data starts, counted from where the reader started
 
     @property
     def is_file(self) -> bool:
@@ -133,13 +140,14 @@ class MultipartReader:
     """
 
     def __init__(self, stream: BinaryIO, boundary: bytes, length: int | None = None,
-                 chunk_size: int = DEFAULT_CHUNK_SIZE):
+                 chunk_size: int = DEFAULT_CHUNK_SIZE, parts_before: int = 0):
         if not boundary or len(boundary) > 200:
             raise MultipartError("invalid multipart boundary")
         self._stream = stream
         self._remaining = length
         self._chunk_size = max(int(chunk_size), 4096)
-        self._delimiter = b"\r\n--" + boundary
+        self._delimiter = delimiter(boundary)
+        self._parts_before = parts_before  # when reading resumes at a delimiter in the middle of a body
         # The first boundary has no CRLF before it: pretend it had one.
         self._buffer = b"\r\n"
         self._eof = False
@@ -250,7 +258,7 @@ class MultipartReader:
         if self._state != "preamble":
             raise RuntimeError("parts() can only be iterated once")
         self._skip_preamble()
-        count = 0
+        count = self._parts_before
         while self._after_delimiter():
             count += 1
             if count > MAX_PARTS:
@@ -261,7 +269,7 @@ class MultipartReader:
                 raise MultipartError("a multipart part has no name")
             self._state = "data"
             yield Part(headers=headers, name=disposition["name"], filename=disposition.get("filename"),
-                       _reader=self)
+                       _reader=self, data_offset=self.bytes_read - len(self._buffer))
             if self._state == "data":
                 for _ in self._part_data():
                     pass
@@ -330,3 +338,107 @@ class MultipartReader:
         """The delimiter starts at `index` of `data` (possibly negative: it began in the previous bytes)."""
         self._buffer = data[index + len(self._delimiter):]
         self._state = "boundary"
+
+
+# ------------------------------------------------------------------ bodies already on disk
+
+# How much of each end of a body is read to find the small fields around its file part.
+HEAD_WINDOW = 256 * 1024
+TAIL_WINDOW = 256 * 1024
+
+ReadAt = Callable[[int, int], bytes]
+
+
+def delimiter(boundary: bytes) -> bytes:
+    """What ends a part's data: CRLF, two dashes and the boundary."""
+    return b"\r\n--" + boundary
+
+
+@dataclass(frozen=True)
+class FilePartLayout:
+    """Where the one file part of a body lies, and the small fields around it.
+
+    Found from the two ends of a body already whole on disk, without reading the
+    file's data. It holds only if that data contains no delimiter, as the format
+    requires: whoever reads the data must check it (and if a delimiter is there, the
+    file ends at it and what follows is read in order, see `MultipartReader`).
+    """
+
+    filename: str
+    data_start: int
+    data_end: int
+    fields_before: tuple[tuple[str, str], ...]
+    fields_after: tuple[tuple[str, str], ...]
+
+    @property
+    def size(self) -> int:
+        return self.data_end - self.data_start
+
+    @property
+    def fields(self) -> tuple[tuple[str, str], ...]:
+        return self.fields_before + self.fields_after
+
+
+def locate_file_part(read_at: ReadAt, length: int, boundary: bytes, file_field: str) -> FilePartLayout | None:
+    """The layout of a body made of small fields, one file part named `file_field`, small
+    fields, and the closing delimiter at its very end (optionally followed by CRLF).
+
+    `read_at(offset, size)` returns bytes of the body. None for any other body (other
+    file parts, a large field, an epilogue, a body cut short, anything malformed): the
+    streaming reader then reads it in order, and is the one that accepts or refuses it.
+    """
+    if not boundary or len(boundary) > 200 or b"\r" in boundary or b"\n" in boundary:
+        return None  # a boundary with CR or LF could overlap itself; let the streaming reader judge it
+    head = read_at(0, min(length, HEAD_WINDOW))
+    try:
+        leading, file_part = _fields_then_file(head, boundary, file_field)
+    except MultipartError:  # including a head too short to hold them: not the simple layout
+        return None
+    if file_part is None:
+        return None
+    window_start = max(file_part.data_offset, length - TAIL_WINDOW)
+    tail = read_at(window_start, length - window_start)
+    if len(tail) != length - window_start:
+        return None
+    part_end = delimiter(boundary)
+    closing = part_end + b"--"
+    if tail.endswith(closing + b"\r\n"):
+        closing_at = len(tail) - len(closing) - 2
+    elif tail.endswith(closing):
+        closing_at = len(tail) - len(closing)
+    else:
+        return None
+    data_end = tail.find(part_end)  # the first delimiter after the file's data ends it
+    if tail.find(closing, data_end) != closing_at:
+        return None  # a closing delimiter before the last one: something follows it
+    try:
+        trailing = _fields_only(tail[data_end + 2:], boundary)
+    except MultipartError:
+        return None
+    if trailing is None or len(leading) + 1 + len(trailing) > MAX_PARTS:
+        return None
+    return FilePartLayout(filename=file_part.filename or "", data_start=file_part.data_offset,
+                          data_end=window_start + data_end, fields_before=tuple(leading),
+                          fields_after=tuple(trailing))
+
+
+def _fields_then_file(head: bytes, boundary: bytes, file_field: str) -> tuple[list[tuple[str, str]], Part | None]:
+    """The fields before the first file part, and that part if it is `file_field`."""
+    reader = MultipartReader(io.BytesIO(head), boundary, length=len(head))
+    fields: list[tuple[str, str]] = []
+    for part in reader.parts():
+        if part.is_file:
+            return fields, (part if part.name == file_field else None)
+        fields.append((part.name, part.text()))
+    return fields, None
+
+
+def _fields_only(rest: bytes, boundary: bytes) -> list[tuple[str, str]] | None:
+    """The fields of `rest` (from a `--boundary` line to the closing one); None if a file is among them."""
+    reader = MultipartReader(io.BytesIO(rest), boundary, length=len(rest))
+    fields: list[tuple[str, str]] = []
+    for part in reader.parts():
+        if part.is_file:
+            return None
+        fields.append((part.name, part.text()))
+    return fields

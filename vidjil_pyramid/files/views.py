@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 from pyramid.httpexceptions import HTTPNotFound
@@ -121,6 +122,7 @@ def upload(request):
             except services.SampleError as exc:
                 raise uploads.UploadRefused(str(exc)) from None
 
+    started = time.perf_counter()
     try:
         received = uploads.receive(request.environ["wsgi.input"], request.environ.get("CONTENT_TYPE"),
                                    request.content_length, policy, check_target)
@@ -147,11 +149,12 @@ def upload(request):
     discard_files_unless_committed(request.tm.get(), [path])
     _remove_once_committed(request, read_files=[outcome.replaced_file] if outcome.replaced_file else [],
                            result_files=outcome.obsolete_results)
-    log.info("user %s uploaded %s bytes (sha256 %s, %s copied by the kernel) as file %s of sample %s: %s",
-             request.identity.id, received.incoming.size, received.incoming.sha256,
-             received.incoming.copied_by_kernel, target.file_number, target.sequence_file_id, stored)
+    log.info("user %s uploaded %s bytes (%s, %s copied by the kernel, %.3f s) as file %s of sample %s: %s",
+             request.identity.id, received.incoming.size, received.incoming.checksum,
+             received.incoming.copied_by_kernel, time.perf_counter() - started, target.file_number,
+             target.sequence_file_id, stored)
     return legacy.json_text({"message": outcome.message, "file_id": target.sequence_file_id,
-                             "size": received.incoming.size, "sha256": received.incoming.sha256})
+                             "size": received.incoming.size, "checksum": received.incoming.checksum})
 
 
 UPLOAD_PATH = f"{legacy.PREFIX}/file/upload"
@@ -276,5 +279,5 @@ OBJECT_ROUTES = {
 def includeme(config) -> None:
     config.add_legacy_routes("file", ["submit", "upload", "filesystem", "sequencer_list", "pcr_list", "producer_list"])
     for (controller, function), context in OBJECT_ROUTES.items():
-        config.add_route(f"{controller}.{function}", f"{legacy.PREFIX}/{controller}/{function}", factory=context)
+        config.add_legacy_routes(controller, [function], factory=context)
     config.get_settings().setdefault("retry.activate_hook", "vidjil_pyramid.files.views.retry_attempts")

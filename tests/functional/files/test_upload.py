@@ -1,11 +1,11 @@
 """`file/upload`: streamed multipart uploads, refused or cut ones leave nothing behind (W1)."""
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 
 import pytest
+import xxhash
 from files_helpers import UPLOAD_LIMIT, browser_upload, files_in, jtext, multipart, post_upload, raw_post
 from sqlalchemy import func, select
 
@@ -31,7 +31,7 @@ def test_browser_upload_stores_the_file(world, as_user):
     body = jtext(answer)
     assert "success" not in body
     assert body["message"].startswith(f" file {{{sample.id}}} upload finished (R1 été.fa) (")
-    assert body["size"] == len(READS) and body["sha256"] == hashlib.sha256(READS).hexdigest()
+    assert body["size"] == len(READS) and body["checksum"] == "xxh3_128:" + xxhash.xxh3_128(READS).hexdigest()
     assert sample.filename == "R1 été.fa" and sample.size_file == len(READS)
     assert storage.table_of(sample.data_file) == "sequence_file.data_file"
     assert storage.original_name(sample.data_file) == "R1_été.fa"

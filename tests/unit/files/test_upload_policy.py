@@ -91,22 +91,23 @@ def spooled(raw: bytes, tmp_path):
 
 
 def test_kernel_copy_from_a_spooled_body(tmp_path, monkeypatch):
-    import hashlib
     import os
+
+    import xxhash
 
     data = os.urandom(3 << 20) + b"\r\n--" + BOUNDARY.encode()[:-1] + os.urandom(1000)
     raw = body(("file", "r.fastq", data), ("id", None, b"5"))
     uploads_dir = tmp_path / "uploads"
     policy = uploads.UploadPolicy(directory=uploads_dir, max_bytes=10 << 20, accepted_types=("fastq",))
     copies = []
-    real = os.copy_file_range
-    monkeypatch.setattr(os, "copy_file_range", lambda *a, **k: copies.append(a) or real(*a, **k))
+    real = os.splice
+    monkeypatch.setattr(os, "splice", lambda *a, **k: copies.append(a) or real(*a, **k))
     with spooled(raw, tmp_path) as handle:
         received = uploads.receive(handle, f"multipart/form-data; boundary={BOUNDARY}", len(raw), policy)
     name = uploads.store_received(received, policy)
     assert copies, "the kernel copy was not used"
     assert (uploads_dir / name).read_bytes() == data
-    assert received.incoming.sha256 == hashlib.sha256(data).hexdigest()
+    assert received.incoming.checksum == "xxh3_128:" + xxhash.xxh3_128(data).hexdigest()
     assert received.fields == {"id": "5"}
 
 
@@ -123,7 +124,11 @@ def test_kernel_copy_falls_back_or_reports_a_full_disk(tmp_path, monkeypatch, fa
     def refuse(*args, **kwargs):
         raise OSError(getattr(errno, failure), failure)
 
+    def unsupported(*args, **kwargs):
+        raise OSError(errno.EINVAL, "EINVAL")
+
     monkeypatch.setattr(os, "copy_file_range", refuse)
+    monkeypatch.setattr(os, "splice", unsupported if failure == "EXDEV" else refuse)
     with spooled(raw, tmp_path) as handle:
         if failure == "EXDEV":  # another file system: the bytes are written from memory
             received = uploads.receive(handle, f"multipart/form-data; boundary={BOUNDARY}", len(raw), policy)

@@ -11,14 +11,12 @@ import sys
 from types import SimpleNamespace
 
 import pytest
-from argon2 import PasswordHasher
 
 from factories import PASSWORD, make_group, make_sequence_file, make_set, make_user
 from sqlalchemy import select
 from webclient import login, logout
 
 from vidjil_pyramid.admin.models import Config
-from vidjil_pyramid.auth import passwords
 from vidjil_pyramid.auth.services import grant
 from vidjil_pyramid.jobs.models import SchedulerTask
 from vidjil_pyramid.results.models import AnalysisFile, FusedFile, ResultsFile
@@ -30,23 +28,6 @@ from sample_set_world import LAB_RIGHTS, NASTY_FIRST, NASTY_INFO, NASTY_LAST  # 
 
 
 
-_hashes: dict[str, str] = {}
-# argon2id still, but with the cheapest parameters: the login flow verifies for real, in milliseconds.
-_cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashes(monkeypatch):
-    """argon2 takes a third of a second per hash by design: tests use cheap parameters instead."""
-    needs_rehash = passwords.needs_rehash
-
-    def cached(password: str) -> str:
-        if password not in _hashes:
-            _hashes[password] = _cheap.hash(password)
-        return _hashes[password]
-
-    monkeypatch.setattr(passwords, "hash_password", cached)
-    monkeypatch.setattr(passwords, "needs_rehash", lambda stored: stored not in _hashes.values() and needs_rehash(stored))
 
 
 @pytest.fixture

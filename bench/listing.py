@@ -27,14 +27,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import event, insert, inspect, select, text  # noqa: E402
+from sqlalchemy import event, insert, inspect, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from vidjil_pyramid.admin.initial_data import insert_initial_data  # noqa: E402
 from vidjil_pyramid.admin.models import Config  # noqa: E402
 from vidjil_pyramid.auth.services import NewUser, add_membership, create_user, grant  # noqa: E402
 from vidjil_pyramid.db import make_engine  # noqa: E402
-from vidjil_pyramid.db.schema import upgrade  # noqa: E402
+from vidjil_pyramid.db.schema import drop_all_tables, upgrade  # noqa: E402
 from vidjil_pyramid.auth.models import Group, Permission  # noqa: E402
 from vidjil_pyramid.files.models import SampleSetMembership, SequenceFile  # noqa: E402
 from vidjil_pyramid.jobs.models import SchedulerTask  # noqa: E402
@@ -46,16 +46,7 @@ LAB_RIGHTS = ("create", "read", "admin", "upload", "run", "save", "anon")
 
 
 def reset(engine) -> None:
-    with engine.begin() as connection:
-        names = inspect(connection).get_table_names()
-        if connection.dialect.name in ("mysql", "mariadb"):
-            connection.execute(text("SET FOREIGN_KEY_CHECKS=0"))
-            for name in names:
-                connection.execute(text(f"DROP TABLE `{name}`"))
-            connection.execute(text("SET FOREIGN_KEY_CHECKS=1"))
-        else:
-            for name in names:
-                connection.execute(text(f'DROP TABLE "{name}"'))
+    drop_all_tables(engine)
 
 
 def populate(engine, patients: int, samples: int) -> dict:

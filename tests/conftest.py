@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import transaction
-from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +25,7 @@ for folder in sorted({p.parent for p in (ROOT / "tests").rglob("*.py")}, reverse
 sys.path.insert(0, str(ROOT))
 
 from vidjil_pyramid.db import make_engine  # noqa: E402
-from vidjil_pyramid.db.schema import upgrade  # noqa: E402
+from vidjil_pyramid.db.schema import drop_all_tables, upgrade  # noqa: E402
 
 
 def pytest_report_header(config):
@@ -37,22 +36,6 @@ def _database_url(tmp_dir: Path) -> str:
     return os.environ.get("VIDJIL_TEST_DATABASE_URL") or f"sqlite:///{tmp_dir}/test.sqlite"
 
 
-def drop_everything(engine) -> None:
-    """Empty a test database so that the run starts from a migration of nothing."""
-    with engine.begin() as connection:
-        names = inspect(connection).get_table_names()
-        if connection.dialect.name in ("mysql", "mariadb"):
-            connection.execute(text("SET FOREIGN_KEY_CHECKS=0"))
-            for name in names:
-                connection.execute(text(f"DROP TABLE `{name}`"))
-            connection.execute(text("SET FOREIGN_KEY_CHECKS=1"))
-        else:
-            connection.execute(text("PRAGMA foreign_keys=OFF"))
-            for name in names:
-                connection.execute(text(f'DROP TABLE "{name}"'))
-            connection.execute(text("PRAGMA foreign_keys=ON"))  # pooled: leave it as we found it
-
-
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     return _database_url(tmp_path_factory.mktemp("db"))
@@ -61,7 +44,7 @@ def database_url(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def engine(database_url):
     engine = make_engine({"sqlalchemy.url": database_url})
-    drop_everything(engine)
+    drop_all_tables(engine)
     upgrade(engine)
     yield engine
     engine.dispose()

@@ -7,9 +7,9 @@ from pyramid.view import view_config
 
 from .. import legacy
 from . import configs as service
-from .contexts import CREATE, MODIFY, parse_id
-from .sharing import SharingError, sharing_table, toggle_access
-from .view_helpers import checked_form, html_text, with_form_key
+from .contexts import CREATE, MODIFY
+from .sharing import sharing_table
+from .view_helpers import checked_form, html_text, toggle_access_answer, with_form_key
 
 FORM = "config"
 T = "vidjil_pyramid:templates/config/"
@@ -116,13 +116,4 @@ def permission(request):
 @view_config(route_name="config.change_permission", permission=MODIFY)
 def change_permission(request):
     """Toggle the `access` row of one group on the config (`config_id`, `group_id`)."""
-    config_id = request.context.config_id
-    group_id = parse_id(request.params.get("group_id"))
-    if group_id is None:
-        return legacy.error("incomplete request : missing group_id")
-    try:
-        granted, group = toggle_access(request.dbsession, "config", config_id, group_id)
-    except SharingError as exc:
-        return legacy.error(str(exc))
-    verb = "granted" if granted else "deleted"
-    return legacy.json_text({"message": f"c{config_id}: access 'access' {verb} to '{html_text(group.role)}'"})
+    return toggle_access_answer(request, "config", request.context.config_id)

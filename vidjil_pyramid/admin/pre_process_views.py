@@ -7,9 +7,9 @@ from pyramid.view import view_config
 
 from .. import legacy
 from . import pre_processes as service
-from .contexts import CREATE, MODIFY, VIEW, parse_id
-from .sharing import SharingError, sharing_table, toggle_access
-from .view_helpers import checked_form, html_text, with_form_key
+from .contexts import CREATE, MODIFY, VIEW
+from .sharing import sharing_table
+from .view_helpers import checked_form, html_text, toggle_access_answer, with_form_key
 
 FORM = "pre_process"
 T = "vidjil_pyramid:templates/pre_process/"
@@ -103,16 +103,7 @@ def permission(request):
 @view_config(route_name="pre_process.change_permission", permission=MODIFY)
 def change_permission(request):
     """Toggle the `access` row of one group on the pre-process (`pre_process_id`, `group_id`)."""
-    pre_process_id = request.context.pre_process_id
-    group_id = parse_id(request.params.get("group_id"))
-    if group_id is None:
-        return legacy.error("incomplete request : missing group_id")
-    try:
-        granted, group = toggle_access(request.dbsession, "pre_process", pre_process_id, group_id)
-    except SharingError as exc:
-        return legacy.error(str(exc))
-    verb = "granted" if granted else "deleted"
-    return legacy.json_text({"message": f"c{pre_process_id}: access 'access' {verb} to '{html_text(group.role)}'"})
+    return toggle_access_answer(request, "pre_process", request.context.pre_process_id)
 
 
 @view_config(route_name="pre_process.info", permission=VIEW, safe=True)

@@ -24,3 +24,19 @@ def checked_form(request, form_name: str):
 def with_form_key(request, form_name: str, values: dict) -> dict:
     """Page values plus the `_formkey` of the form the page renders (left out of JSON answers)."""
     return {**values, "_formkey": form_key(request, form_name)}
+
+
+def toggle_access_answer(request, table: str, object_id: int):
+    """`<table>/change_permission`: toggle one group's `access` row on a config or pre-process."""
+    from ..params import parse_id
+    from .sharing import SharingError, toggle_access
+
+    group_id = parse_id(request.params.get("group_id"))
+    if group_id is None:
+        return legacy.error("incomplete request : missing group_id")
+    try:
+        granted, group = toggle_access(request.dbsession, table, object_id, group_id)
+    except SharingError as exc:
+        return legacy.error(str(exc))
+    verb = "granted" if granted else "deleted"
+    return legacy.json_text({"message": f"c{object_id}: access 'access' {verb} to '{html_text(group.role)}'"})

@@ -45,3 +45,21 @@ def upgrade(engine: Engine) -> str | None:
             )
         command.upgrade(alembic_config(connection), "head")
         return current_revision(connection)
+
+
+def drop_all_tables(engine: Engine) -> None:
+    """Empty a scratch database (tests, benchmarks) so that it starts from a migration of nothing."""
+    from sqlalchemy import text
+
+    with engine.begin() as connection:
+        names = inspect(connection).get_table_names()
+        if connection.dialect.name in ("mysql", "mariadb"):
+            connection.execute(text("SET FOREIGN_KEY_CHECKS=0"))
+            for name in names:
+                connection.execute(text(f"DROP TABLE `{name}`"))
+            connection.execute(text("SET FOREIGN_KEY_CHECKS=1"))
+        else:
+            connection.execute(text("PRAGMA foreign_keys=OFF"))
+            for name in names:
+                connection.execute(text(f'DROP TABLE "{name}"'))
+            connection.execute(text("PRAGMA foreign_keys=ON"))  # pooled: leave it as we found it
